@@ -1,0 +1,1 @@
+"""keypin's Lambda code: settings, signing keys, tokens, users, sessions and HTTP errors."""
