@@ -7,6 +7,7 @@ to AWS, to moto's server under `make run`, and to moto's in-process mock in test
 """
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import botocore.session
@@ -25,7 +26,10 @@ SSM_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standar
 DYNAMODB_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 3})
 
 
+@functools.cache
 def _session() -> Any:
+    # One session per process: its loader caches the service models and endpoint data
+    # that the SSM and DynamoDB clients share, so the second client is cheaper.
     return botocore.session.get_session()
 
 
