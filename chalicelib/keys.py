@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 ALGORITHM = "HS512"
 MIN_KEY_BYTES = 64  # RFC 7518 §3.2: an HS512 key is at least as long as the hash output.
@@ -53,6 +53,15 @@ class KeySet:
             if key.kid == kid:
                 return key
         return None
+
+
+class KeySource(Protocol):
+    """The source of signing keys for tokens: a fixed `KeySet`, or a key ring that re-reads SSM."""
+
+    @property
+    def signer(self) -> SigningKey: ...
+
+    def find(self, kid: str) -> SigningKey | None: ...
 
 
 def thumbprint(k: str) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from chalicelib import aws
 from chalicelib.auth import AuthService
-from chalicelib.keystore import load_key_set
+from chalicelib.keyring import KeyRing
 from chalicelib.sessions import SessionStore
 from chalicelib.settings import Settings
 from chalicelib.tokens import TokenCodec
@@ -41,7 +41,12 @@ def build_services(environ: Mapping[str, str]) -> Services:
     settings = Settings.from_environ(environ)
     region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
 
-    keys = load_key_set(aws.ssm_client(region), settings.key_parameter)
+    keys = KeyRing.load(
+        aws.ssm_client(region),
+        settings.key_parameter,
+        refresh_interval_seconds=settings.key_refresh_interval_seconds,
+        max_age_seconds=settings.key_max_age_seconds,
+    )
     codec = TokenCodec(
         keys, issuer=settings.issuer, audience=settings.audience, leeway_seconds=settings.leeway_seconds
     )

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import jwt
 
 from chalicelib.errors import InvalidToken
-from chalicelib.keys import ALGORITHM, KeySet
+from chalicelib.keys import ALGORITHM, KeySource
 
 TokenUse = Literal["access", "refresh"]
 
@@ -38,7 +38,7 @@ class Claims:
 class TokenCodec:
     """Signs tokens with the key set's signer and verifies them against every key in it."""
 
-    def __init__(self, keys: KeySet, *, issuer: str, audience: str, leeway_seconds: int) -> None:
+    def __init__(self, keys: KeySource, *, issuer: str, audience: str, leeway_seconds: int) -> None:
         self.keys = keys
         self._issuer = issuer
         self._audience = audience
