@@ -1,0 +1,140 @@
+"""keypin_client against `chalice local` and moto's server, with two-second access tokens.
+
+The refresh requests are counted in the access log of `chalice local`. Its handler (Chalice
+1.34) calls `send_response` of `http.server`, which logs the request line before the response
+goes out, so a count taken after the calls return is final.
+"""
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing, closing
+from dataclasses import dataclass
+
+import httpx
+import jwt
+import pytest
+
+from keypin_client import KeypinAuth, SessionExpired, async_login, login
+from tests.support import PROJECT, ChaliceLocal, MotoServer, http, stage_variables, subprocess_env
+
+pytestmark = pytest.mark.slow
+
+USERNAME = "client-e2e"
+PASSWORD = "correct horse battery"
+CALLERS = 20
+REFRESH_LINE = '"POST /auth/refresh '
+
+
+@dataclass(frozen=True)
+class LocalKeypin:
+    server: ChaliceLocal
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def refresh_count(self) -> int:
+        """Count the /auth/refresh requests in the access log of `chalice local`."""
+        return self.server.log().count(REFRESH_LINE)
+
+
+@pytest.fixture(scope="module")
+def keypin_local(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKeypin]:
+    """A bootstrapped stage served by `chalice local` with 2 s access tokens and no leeway."""
+    variables = stage_variables(uuid.uuid4().hex[:10])
+    subprocess.run(
+        [sys.executable, "-m", "keypin_admin", "bootstrap", "--stage", "local"],
+        cwd=PROJECT, env=subprocess_env(moto_server.endpoint, **variables),
+        check=True, capture_output=True, timeout=60,
+    )
+
+    env = subprocess_env(moto_server.endpoint, **variables,
+                         KEYPIN_ACCESS_TTL_SECONDS="2", KEYPIN_LEEWAY_SECONDS="0")
+    server = ChaliceLocal(env, tmp_path_factory.mktemp("client-e2e") / "chalice-local.log")
+    server.start()
+    try:
+        status, _, _ = http("POST", f"{server.url}/auth/register", {"username": USERNAME, "password": PASSWORD})
+        assert status == 201, server.log()
+        yield LocalKeypin(server)
+    finally:
+        server.stop()
+
+
+def seconds_until_expired(auth: KeypinAuth) -> float:
+    """Return how long to wait until the stored access token has expired, plus a 0.2 s margin."""
+    tokens = auth.storage.load()
+    assert tokens is not None
+    claims = jwt.decode(tokens.access_token, options={"verify_signature": False})
+    remaining = float(claims["exp"]) - time.time() + 0.2
+    assert remaining <= 3, "the access token lives longer than the 2 s the fixture configured"
+    return max(0.0, remaining)
+
+
+def test_client_threads_share_one_refresh(keypin_local: LocalKeypin) -> None:
+    # GIVEN a logged-in client whose access token has expired
+    with closing(login(keypin_local.url, USERNAME, PASSWORD, timeout=30)) as client:
+        assert isinstance(client.auth, KeypinAuth)
+        time.sleep(seconds_until_expired(client.auth))
+        refreshes_before = keypin_local.refresh_count()
+        start = threading.Barrier(CALLERS, timeout=30)
+
+        def call_me(_: int) -> httpx.Response:
+            start.wait()
+            return client.get("/me")
+
+        # WHEN 20 threads call /me at once
+        with ThreadPoolExecutor(max_workers=CALLERS) as pool:
+            responses = list(pool.map(call_me, range(CALLERS)))
+
+    # THEN the server received one refresh and every call returned 200
+    assert keypin_local.refresh_count() - refreshes_before == 1
+    assert [response.status_code for response in responses] == [200] * CALLERS
+    assert {response.json()["username"] for response in responses} == {USERNAME}
+
+
+def test_client_tasks_share_one_refresh(keypin_local: LocalKeypin) -> None:
+    async def call_after_expiry() -> tuple[int, list[httpx.Response]]:
+        client = await async_login(keypin_local.url, USERNAME, PASSWORD, timeout=30)
+        async with aclosing(client):
+            assert isinstance(client.auth, KeypinAuth)
+            await asyncio.sleep(seconds_until_expired(client.auth))
+            refreshes_before = keypin_local.refresh_count()
+            responses = await asyncio.gather(*(client.get("/me") for _ in range(CALLERS)))
+        return refreshes_before, responses
+
+    refreshes_before, responses = asyncio.run(call_after_expiry())
+
+    assert keypin_local.refresh_count() - refreshes_before == 1
+    assert [response.status_code for response in responses] == [200] * CALLERS
+    assert {response.json()["username"] for response in responses} == {USERNAME}
+
+
+def test_client_logout_elsewhere_ends_session(keypin_local: LocalKeypin) -> None:
+    with closing(login(keypin_local.url, USERNAME, PASSWORD, timeout=30)) as client:
+        assert isinstance(client.auth, KeypinAuth)
+        tokens = client.auth.storage.load()
+        assert tokens is not None
+
+        # GIVEN another program logged this session out with its refresh token
+        status, _, _ = http("POST", f"{keypin_local.url}/auth/logout", {"refresh_token": tokens.refresh_token})
+        assert status == 204
+
+        # WHEN the access token has expired and the client calls again
+        time.sleep(seconds_until_expired(client.auth))
+        refreshes_before = keypin_local.refresh_count()
+        with pytest.raises(SessionExpired):
+            client.get("/me")
+
+        # THEN one refresh was sent, the tokens are gone, and later calls send nothing
+        assert keypin_local.refresh_count() - refreshes_before == 1
+        assert client.auth.storage.load() is None
+        with pytest.raises(SessionExpired):
+            client.get("/me")
+        assert keypin_local.refresh_count() - refreshes_before == 1
