@@ -20,14 +20,15 @@ if TYPE_CHECKING:
 # Lambda gives a cold start 10 s. Worst case for the key read: 4 attempts of at most
 # 1 s connect + 2 s read, plus standard-mode backoff (jittered, about 3.5 s on average
 # over the three waits), which outlasts a short throttling burst without a runaway init.
-SSM_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 4})
+SSM_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 4})
 
 # Per request: API Gateway waits 29 s, and a client would rather get a fast 503.
-DYNAMODB_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 3})
+DYNAMODB_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 3})
 
 
 @functools.cache
-def _session() -> Any:
+def shared_session() -> Any:
+    """Return the botocore session of this process, created on first use."""
     # One session per process: its loader caches the service models and endpoint data
     # that the SSM and DynamoDB clients share, so the second client is cheaper.
     return botocore.session.get_session()
@@ -35,11 +36,11 @@ def _session() -> Any:
 
 def ssm_client(region: str | None = None) -> SSMClient:
     """Create an SSM client for reading the key parameter."""
-    client: SSMClient = _session().create_client("ssm", region_name=region, config=SSM_CONFIG)
+    client: SSMClient = shared_session().create_client("ssm", region_name=region, config=SSM_CONFIG)
     return client
 
 
 def dynamodb_client(region: str | None = None) -> DynamoDBClient:
     """Create a DynamoDB client for the users and sessions tables."""
-    client: DynamoDBClient = _session().create_client("dynamodb", region_name=region, config=DYNAMODB_CONFIG)
+    client: DynamoDBClient = shared_session().create_client("dynamodb", region_name=region, config=DYNAMODB_CONFIG)
     return client

@@ -66,11 +66,31 @@ def should_load_at_import(environ: Mapping[str, str]) -> bool:
     if not environ.get("AWS_CHALICE_CLI_MODE"):
         # A plain import: tests, scripts and benchmarks serve requests in-process.
         return True
+    return is_chalice_local(environ)
+
+
+def is_chalice_local(environ: Mapping[str, str]) -> bool:
+    """Tell whether `chalice local` is importing the app to serve it."""
+    if not environ.get("AWS_CHALICE_CLI_MODE"):
+        return False
     if environ.get("CHALICE_WORKER"):
         # Only `chalice local` with its reloader runs a worker process, and the worker
         # imports the app on a thread of its own, where click has no context.
         return True
     return _chalice_command() in SERVING_COMMANDS
+
+
+def widen_local_backlog() -> None:
+    """Let `chalice local` queue 128 pending connections instead of socketserver's 5.
+
+    With a backlog of 5, a burst of concurrent requests (several browser tabs, a client
+    refreshing from 20 threads) gets connection resets from `chalice local`, which Lambda
+    behind API Gateway never shows. The server is created after the app is imported, so
+    setting the class attribute here takes effect.
+    """
+    from chalice import local  # noqa: PLC0415 (development server, absent from Lambda)
+
+    local.ThreadedHTTPServer.request_queue_size = 128
 
 
 def _chalice_command() -> str | None:
@@ -107,6 +127,8 @@ class Runtime:
 
     def start(self) -> None:
         """Build the services now when this import will serve requests."""
+        if is_chalice_local(self._environ):
+            widen_local_backlog()
         if should_load_at_import(self._environ):
             self.services()
             return

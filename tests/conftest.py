@@ -20,7 +20,7 @@ from chalicelib import aws
 from chalicelib.settings import Settings
 from keypin_admin.jwks import dump_jwk_set, new_jwk
 from keypin_admin.stage import ensure_tables, put_key_parameter
-from tests.support import FAKE_AWS, PROJECT, MotoServer, cold_start, stage_variables
+from tests.support import FAKE_AWS, PROJECT, AwsEvents, MotoServer, cold_start, stage_variables
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,21 @@ def client(app_module: ModuleType) -> Iterator[Client]:
         yield test_client
 
 
+@pytest.fixture
+def served(
+    stage: Stage, moto_server: MotoServer, signing_jwk: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> Stage:
+    """The stage's tables and key parameter in moto's server; this process's clients talk to it.
+
+    Use it where a test injects AWS faults with a before-send handler: without moto's
+    in-process mock, a response returned by the handler means no request reaches moto.
+    """
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint)
+    ensure_tables(aws.dynamodb_client(), stage.settings, lambda line: None)
+    put_key_parameter(aws.ssm_client(), stage.parameter, dump_jwk_set([signing_jwk]), kms_key_id=None, overwrite=False)
+    return stage
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     """One moto server on a free loopback port, shared by the cross-process tests."""
@@ -92,3 +107,11 @@ def moto_server() -> Iterator[MotoServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def aws_events() -> Iterator[AwsEvents]:
+    """Event handlers on keypin's botocore session, removed after the test."""
+    events = AwsEvents(aws.shared_session().get_component("event_emitter"))
+    yield events
+    events.close()

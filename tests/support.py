@@ -149,3 +149,52 @@ class ChaliceLocal:
 
     def log(self) -> str:
         return self._log_path.read_text(errors="replace")
+
+
+class AwsEvents:
+    """Handlers on the event emitter of keypin's shared botocore session.
+
+    A client copies the session's handlers when it is created, so register before the
+    cold start that creates the clients. `close()` removes every handler registered here.
+    """
+
+    def __init__(self, emitter: Any) -> None:
+        self._emitter = emitter
+        self._registered: list[tuple[str, Any]] = []
+
+    def register_first(self, event: str, handler: Any) -> None:
+        # First, so that it runs before moto's own before-send handler.
+        self._emitter.register_first(event, handler)
+        self._registered.append((event, handler))
+
+    def count(self, event: str) -> list[int]:
+        """Count the emissions of `event`; the returned one-item list holds the count."""
+        calls = [0]
+
+        def counter(**_: Any) -> None:
+            calls[0] += 1
+
+        self.register_first(event, counter)
+        return calls
+
+    def close(self) -> None:
+        for event, handler in self._registered:
+            self._emitter.unregister(event, handler)
+        self._registered.clear()
+
+
+class _RawBody:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+def aws_error_response(status: int, code: str, message: str = "injected by a test") -> Any:
+    """Return an HTTP response in the AWS JSON protocol's error shape, for a before-send handler."""
+    from botocore.awsrequest import AWSResponse
+
+    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message}).encode()
+    headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-ErrorType": code}
+    return AWSResponse("https://injected.invalid/", status, headers, _RawBody(body))
