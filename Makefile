@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-CHECKED := app.py chalicelib keypin_admin
+CHECKED := app.py chalicelib keypin_admin keypin_client
 
 .PHONY: run test lint bench emulator clean
 
