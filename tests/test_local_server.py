@@ -85,4 +85,10 @@ def test_access_token_survives_restart(server: ChaliceLocal) -> None:
 
     status, me, _ = http("GET", f"{server.url}/me", headers=bearer(tokens["access_token"]))
     assert (status, me["username"]) == (200, "restarter")
-    assert "Loaded signing keys" in server.log()
+
+
+def test_keys_load_before_server_listens(server: ChaliceLocal) -> None:
+    log = server.log()
+
+    assert "Loaded signing keys" in log
+    assert log.rindex("Loaded signing keys") < log.rindex("Serving on")
