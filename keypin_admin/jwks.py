@@ -32,3 +32,28 @@ def write_private_file(path: Path, text: str) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text)
+
+
+def jwk_members(text: str) -> list[dict[str, Any]]:
+    """Return the JWKs of a JWK or JWK Set document, unchanged, after checking that keypin can load it.
+
+    Raises `InvalidKeyError`, whose message contains no key material.
+    """
+    parse_key_set(text)
+    document: dict[str, Any] = json.loads(text)
+    members: list[dict[str, Any]] = document.get("keys", [document])
+    return members
+
+
+def kid_of(jwk: dict[str, Any]) -> str:
+    """Return the `kid` keypin uses for `jwk`: its own, or its RFC 7638 thumbprint."""
+    kid = jwk.get("kid")
+    return kid if isinstance(kid, str) else thumbprint(jwk["k"])
+
+
+def created_at(jwk: dict[str, Any]) -> int | None:
+    """Return the creation time that `new_jwk` recorded, in epoch seconds, or None for other keys."""
+    value = jwk.get("created_at")
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value

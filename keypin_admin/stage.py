@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
@@ -14,6 +15,24 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm.client import SSMClient
 
 Report = Callable[[str], None]
+
+# PutParameter rejects longer values: 4 KB in the Standard tier, 8 KB in the Advanced tier
+# (AWS Systems Manager user guide, "Managing parameter tiers").
+MAX_VALUE_LENGTH = {"Standard": 4096, "Advanced": 8192}
+
+
+@dataclass(frozen=True)
+class StoredParameter:
+    """The key parameter as SSM stores it: the decrypted value and what a rewrite must keep."""
+
+    value: str
+    version: int
+    kms_key_id: str | None
+    tier: str
+
+    @property
+    def max_value_length(self) -> int:
+        return MAX_VALUE_LENGTH.get(self.tier, MAX_VALUE_LENGTH["Standard"])
 
 
 def ensure_tables(dynamodb: DynamoDBClient, settings: Settings, report: Report) -> None:
@@ -68,11 +87,30 @@ def read_parameter(ssm: SSMClient, name: str) -> str | None:
         return None
 
 
-def put_key_parameter(ssm: SSMClient, name: str, value: str, *, kms_key_id: str | None, overwrite: bool) -> None:
-    """Store `value` as the SecureString key parameter `name`."""
+def read_stored_parameter(ssm: SSMClient, name: str) -> StoredParameter | None:
+    """Return parameter `name` with its version, KMS key and tier, or None when it does not exist."""
+    try:
+        parameter = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    except ssm.exceptions.ParameterNotFound:
+        return None
+
+    # GetParameter does not return the KMS key, and a rewrite must name it again because
+    # PutParameter without KeyId uses the account's default key (SSM API reference, KeyId).
+    described = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])["Parameters"]
+    metadata = described[0] if described else {}
+    return StoredParameter(
+        value=parameter.get("Value", ""),
+        version=parameter.get("Version", 0),
+        kms_key_id=metadata.get("KeyId"),
+        tier=metadata.get("Tier", "Standard"),
+    )
+
+
+def put_key_parameter(ssm: SSMClient, name: str, value: str, *, kms_key_id: str | None, overwrite: bool) -> int:
+    """Store `value` as the SecureString key parameter `name` and return its new version."""
     options: dict[str, object] = {"Name": name, "Value": value, "Type": "SecureString", "Overwrite": overwrite}
     if kms_key_id:
         options["KeyId"] = kms_key_id
     if not overwrite:
         options["Description"] = "keypin signing keys (JWK Set); the first key signs"
-    ssm.put_parameter(**options)  # type: ignore[arg-type]
+    return ssm.put_parameter(**options)["Version"]  # type: ignore[arg-type]
