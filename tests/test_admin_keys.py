@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from joserfc import jwt as joserfc_jwt
+from joserfc.jwk import KeySet as JoseKeySet
+from joserfc.jwt import JWTClaimsRegistry
 
 from chalicelib import aws
 from chalicelib.keyring import KeyRing
@@ -306,3 +309,43 @@ def test_keys_import_missing_file_fails(empty_stage: Stage, tmp_path: Path,
     assert status == 1
     assert "cannot read" in err
     assert "No such file" in err
+
+
+def imported_codec(stage: Stage, capsys: pytest.CaptureFixture[str]) -> TokenCodec:
+    """Import the WebCrypto fixture and return a codec that loads it as a cold start does."""
+    assert run(capsys, "keys", "import", str(WEBCRYPTO_JWK))[0] == 0
+    ring = KeyRing.load(aws.ssm_client(), stage.parameter, refresh_interval_seconds=30, max_age_seconds=300)
+    return TokenCodec(ring, issuer="keypin-test", audience="keypin-test-api", leeway_seconds=30)
+
+
+def test_imported_key_token_verifies_in_joserfc(empty_stage: Stage, capsys: pytest.CaptureFixture[str]) -> None:
+    codec = imported_codec(empty_stage, capsys)
+    claims = codec.new_claims(sub="user-1", username="alice", sid="session-1", token_use="access", ttl_seconds=60)
+
+    verified = joserfc_jwt.decode(codec.encode(claims), JoseKeySet.import_key_set({"keys": stored_keys(empty_stage)}),
+                                  algorithms=["HS512"])
+    JWTClaimsRegistry(iss={"essential": True, "value": "keypin-test"},
+                      aud={"essential": True, "value": "keypin-test-api"}).validate(verified.claims)
+
+    assert verified.header["kid"] == thumbprint(json.loads(WEBCRYPTO_JWK.read_text())["k"])
+    assert verified.claims["username"] == "alice"
+    assert verified.claims["jti"] == claims.jti
+
+
+def test_joserfc_token_verifies_in_keypin(empty_stage: Stage, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a token that joserfc signs with the imported key and keypin's claims
+    codec = imported_codec(empty_stage, capsys)
+    jose_keys = JoseKeySet.import_key_set({"keys": stored_keys(empty_stage)})
+    now = int(time.time())
+    payload = {"iss": "keypin-test", "aud": "keypin-test-api", "sub": "user-1", "username": "alice",
+               "sid": "session-1", "iat": now, "exp": now + 60, "jti": "jti-1", "token_use": "access"}
+    key = jose_keys.keys[0]
+    token = joserfc_jwt.encode({"alg": "HS512", "kid": key.thumbprint()}, payload, key, algorithms=["HS512"])
+
+    # WHEN keypin verifies it
+    claims = codec.decode(token, "access")
+
+    # THEN the claims are the ones joserfc signed
+    assert claims.sub == "user-1"
+    assert claims.jti == "jti-1"
+    assert claims.exp == now + 60
