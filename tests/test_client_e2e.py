@@ -78,8 +78,8 @@ def seconds_until_expired(auth: KeypinAuth) -> float:
 
 
 def slow_calls_hint(elapsed: float) -> str:
-    # The refreshed token has 1 to 2 s left, because the server truncates `iat` to whole
-    # seconds, and is due again 0.5 s before `exp`. Calls slower than that refresh twice.
+    # The server truncates `iat` to whole seconds, and the calls start 0.2 s after one, so the
+    # refreshed token is due again 1.3 s later. Calls that take longer can refresh twice.
     return f"the {CALLERS} calls took {elapsed:.2f} s; over about 1.3 s a second refresh is expected"
 
 
