@@ -105,7 +105,7 @@ def test_template_key_is_retained_and_rotated(template: dict[str, Any]) -> None:
     assert alias["AliasName"] == {"Fn::Sub": "alias/keypin-${Stage}"}
 
 
-def test_template_key_policy_allows_data_use_only_through_ssm(template: dict[str, Any]) -> None:
+def test_template_key_data_use_through_ssm(template: dict[str, Any]) -> None:
     statements = template["Resources"]["SigningKeyEncryptionKey"]["Properties"]["KeyPolicy"]["Statement"]
     data_actions = {"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"}
 

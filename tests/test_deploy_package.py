@@ -1,7 +1,7 @@
 """`chalice package --stage prod` builds a template and a Lambda zip fit for Argon2id logins.
 
 Packaging downloads Lambda's manylinux wheels from PyPI unless Chalice's cache in
-.chalice/deployments/ already holds them. When PyPI cannot be reached these tests skip.
+.chalice/deployments/ already contains them. When PyPI cannot be reached these tests skip.
 The AWS variables point at a closed port on 127.0.0.1, so no step can reach AWS.
 """
 from __future__ import annotations
@@ -156,7 +156,7 @@ def test_package_leaves_out_local_files(packaged: Path) -> None:
     with zipfile.ZipFile(packaged / "deployment.zip") as archive:
         top_level = {name.split("/", 1)[0] for name in archive.namelist()}
 
-    # .keypin/ holds the local stage's signing key; the admin CLI and tests never run in Lambda.
+    # .keypin/ contains the local stage's signing key, and the admin CLI and tests never run in Lambda.
     assert {"app.py", "chalicelib"} <= top_level
     assert not top_level & {".keypin", ".chalice", "keypin_admin", "keypin_client", "tests", "infra"}
 

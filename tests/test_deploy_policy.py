@@ -27,7 +27,7 @@ REGION = "${aws:RequestedRegion}"
 ACCOUNT = "${aws:PrincipalAccount}"
 
 CLIENT_SERVICES = frozenset({"dynamodb", "ssm"})
-# Client methods that build helpers instead of calling AWS; the first argument names the operation.
+# Client methods that build helpers instead of calling AWS. Their first argument names the operation.
 OPERATION_FACTORIES = frozenset({"get_paginator", "get_waiter"})
 # Each module that calls DynamoDB or SSM, and the policy statement that must grant its calls.
 STATEMENT_OF_MODULE = {"users.py": "Users", "sessions.py": "Sessions", "keystore.py": "ReadSigningKeys"}
@@ -165,7 +165,7 @@ def test_policy_wildcards_only_for_logs_and_pinned_key(stage: str) -> None:
             continue
         assert not wildcards, f"{sid}: {wildcards}"
 
-    # The log group is the function's own; `:*` covers its log streams.
+    # The log group is the function's own, and `:*` covers its log streams.
     for resource in as_list(statements["Logs"]["Resource"]):
         match = ARN.match(resource)
         assert match is not None, resource
