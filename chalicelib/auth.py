@@ -7,10 +7,10 @@ from typing import Any
 
 from chalicelib.errors import InvalidGrant, InvalidRequest, InvalidToken, RegistrationDisabled
 from chalicelib.passwords import (
-    MAX_PASSWORD_BYTES,
     MIN_PASSWORD_LENGTH,
     burn_verification,
     hash_password,
+    normalise_password,
     verify_password,
 )
 from chalicelib.sessions import SessionStore
@@ -57,7 +57,7 @@ class AuthService:
             raise RegistrationDisabled("Registration is disabled for this service")
 
         display_name = validate_username(username)
-        _check_password_size(password)
+        password = normalise_password(password)
         if len(password) < MIN_PASSWORD_LENGTH:
             raise InvalidRequest(f"The password must have at least {MIN_PASSWORD_LENGTH} characters")
 
@@ -65,7 +65,7 @@ class AuthService:
 
     def login(self, username: str, password: str) -> TokenPair:
         """Check the credentials and start a session, or raise `InvalidGrant`."""
-        _check_password_size(password)
+        password = normalise_password(password)
         user = self._users.find(username) if username.strip() else None
         if user is None:
             burn_verification(password)
@@ -131,9 +131,3 @@ class AuthService:
             issued_at=access.iat,
         )
 
-
-def _check_password_size(password: str) -> None:
-    # Checked before any hashing: Argon2 time grows with the input, and a
-    # megabyte password should cost the caller a 400, not the service a second.
-    if len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES:
-        raise InvalidRequest(f"The password is longer than {MAX_PASSWORD_BYTES} bytes")

@@ -10,12 +10,20 @@ import jwt
 
 from chalicelib.errors import InvalidToken
 from chalicelib.keys import ALGORITHM, KeySource
+from chalicelib.token_cache import VerifiedTokenCache
+from chalicelib.token_checks import (
+    check_claims,
+    check_shape,
+    check_times,
+    parse_header,
+    parse_segment,
+    verify_signature,
+)
 
 TokenUse = Literal["access", "refresh"]
 
-MAX_TOKEN_LENGTH = 8192  # bytes; checked before any base64 or JSON decoding
-REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti", "token_use"]
-_STRING_CLAIMS = ("sub", "username", "sid", "jti")
+# Verified access tokens kept per container; 2,048 entries of about 1 KB each.
+VERIFIED_CACHE_ENTRIES = 2048
 _WRONG_USE: dict[TokenUse, str] = {
     "access": "The token is not an access token",
     "refresh": "The token is not a refresh token",
@@ -43,6 +51,7 @@ class TokenCodec:
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
+        self._verified: VerifiedTokenCache[Claims] = VerifiedTokenCache(VERIFIED_CACHE_ENTRIES)
 
     def new_claims(self, *, sub: str, username: str, sid: str, token_use: TokenUse, ttl_seconds: int) -> Claims:
         """Return fresh claims with a random `jti`, issued now."""
@@ -67,77 +76,30 @@ class TokenCodec:
 
     def decode(self, token: str, expected_use: TokenUse) -> Claims:
         """Verify `token` and return its claims, or raise `InvalidToken`."""
-        if len(token) > MAX_TOKEN_LENGTH:
-            raise InvalidToken("The token is too long")
-        if token.count(".") != 2:
-            raise InvalidToken("The token is not a signed JWT")
+        header_segment, payload_segment = check_shape(token)
 
-        key = self.keys.find(_read_kid(token))
+        cached = self._verified.get(token)
+        if cached is not None and self.keys.find(cached[0].kid) is cached[0]:
+            claims = cached[1]
+            check_times(claims.exp, claims.iat, self._leeway)
+            return _expect_use(claims, expected_use)
+
+        key = self.keys.find(parse_header(header_segment))
         if key is None:
             raise InvalidToken("The token was signed with an unknown key")
+        verify_signature(token, key.secret)
 
-        payload = _verified_payload(
-            token, key.secret, issuer=self._issuer, audience=self._audience, leeway=self._leeway
-        )
-        return _claims_from(payload, expected_use)
-
-
-def _read_kid(token: str) -> str:
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise InvalidToken("The token header is malformed") from None
-
-    # RFC 7515 §4.1.11: a recipient must reject a token whose crit header it does not process.
-    if "crit" in header:
-        raise InvalidToken("The token has a critical header keypin does not support")
-
-    kid = header.get("kid")
-    if not isinstance(kid, str):
-        raise InvalidToken("The token header has no key id")
-    return kid
+        payload = parse_segment(payload_segment, "payload")
+        check_claims(payload, issuer=self._issuer, audience=self._audience, leeway=self._leeway)
+        claims = _claims_from(payload)
+        self._verified.put(token, key, claims)
+        return _expect_use(claims, expected_use)
 
 
-def _verified_payload(token: str, secret: bytes, *, issuer: str, audience: str, leeway: int) -> dict[str, Any]:
-    try:
-        payload: dict[str, Any] = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            issuer=issuer,
-            audience=audience,
-            leeway=leeway,
-            options={"require": REQUIRED_CLAIMS},
-        )
-    except jwt.ExpiredSignatureError:
-        raise InvalidToken("The token has expired") from None
-    except jwt.ImmatureSignatureError:
-        raise InvalidToken("The token is not valid yet") from None
-    except jwt.InvalidSignatureError:
-        raise InvalidToken("The token signature is invalid") from None
-    except jwt.InvalidAlgorithmError:
-        raise InvalidToken("The token is not signed with HS512") from None
-    except (jwt.InvalidIssuerError, jwt.InvalidAudienceError):
-        raise InvalidToken("The token was issued for another service") from None
-    except jwt.MissingRequiredClaimError as exc:
-        raise InvalidToken(f"The token has no {exc.claim} claim") from None
-    except jwt.PyJWTError:
-        raise InvalidToken("The token is malformed") from None
-    return payload
-
-
-def _claims_from(payload: dict[str, Any], expected_use: TokenUse) -> Claims:
-    token_use = payload.get("token_use")
-    if token_use != expected_use:
-        raise InvalidToken(_WRONG_USE[expected_use])
-
-    for name in _STRING_CLAIMS:
-        if not isinstance(payload.get(name), str):
-            raise InvalidToken(f"The token has no valid {name} claim")
-
-    for name in ("iat", "exp"):
-        if isinstance(payload[name], bool) or not isinstance(payload[name], int):
-            raise InvalidToken(f"The token has no valid {name} claim")
+def _claims_from(payload: dict[str, Any]) -> Claims:
+    token_use = payload["token_use"]
+    if token_use not in ("access", "refresh"):
+        raise InvalidToken("The token has no valid token_use claim")
 
     return Claims(
         sub=payload["sub"],
@@ -146,5 +108,11 @@ def _claims_from(payload: dict[str, Any], expected_use: TokenUse) -> Claims:
         jti=payload["jti"],
         iat=payload["iat"],
         exp=payload["exp"],
-        token_use=expected_use,
+        token_use=token_use,
     )
+
+
+def _expect_use(claims: Claims, expected_use: TokenUse) -> Claims:
+    if claims.token_use != expected_use:
+        raise InvalidToken(_WRONG_USE[expected_use])
+    return claims

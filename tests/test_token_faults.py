@@ -174,3 +174,89 @@ def test_refresh_token_is_no_access_token(client: Client) -> None:
 
 def test_logout_all_without_token_is_invalid_token(client: Client) -> None:
     assert_invalid_token(client.http.post("/auth/logout-all"), token_sent=False)
+
+
+def hostile_tokens(stage: Stage, jwk: dict[str, Any]) -> dict[str, str]:
+    """Tokens that must all be refused, by name; each is built with the real key where it matters."""
+    secret = secret_of(jwk)
+    good = claims(stage)
+    header = {"alg": "HS512", "typ": "JWT", "kid": jwk["kid"]}
+    now = int(time.time())
+    tokens = {
+        f"alg {alg}": f"{segment({'alg': alg, 'kid': jwk['kid']})}.{segment(good)}."
+        for alg in ("none", "None", "NONE", "nOnE")
+    }
+    tokens.update({
+        "alg missing": sign_by_hand({"typ": "JWT", "kid": jwk["kid"]}, good, secret),
+        "crit header": sign_by_hand({**header, "crit": ["exp"]}, good, secret),
+        "two segments": f"{segment(header)}.{segment(good)}",
+        "four segments": sign_by_hand(header, good, secret) + ".extra",
+        "jwe five segments": ".".join([segment({"alg": "dir", "enc": "A256GCM"}), "", "aXY", "Y2lwaGVy", "dGFn"]),
+        "header not base64url": "!!!." + sign_by_hand(header, good, secret).split(".", 1)[1],
+        "header json array": sign_by_hand([header], good, secret),
+        "payload json string": sign_by_hand(header, "claims", secret),
+        "payload not json": ".".join([segment(header), base64.urlsafe_b64encode(b"{oops").decode().rstrip("="),
+                                      "c2ln"]),
+        "duplicate sub": _with_duplicate_sub(header, good, secret),
+        "sub number": sign_by_hand(header, {**good, "sub": 42}, secret),
+        "exp string": sign_by_hand(header, {**good, "exp": str(now + 300)}, secret),
+        "exp boolean": sign_by_hand(header, {**good, "exp": True}, secret),
+        "aud list without us": sign_by_hand(header, {**good, "aud": ["other", "another"]}, secret),
+        "nbf in the future": sign_by_hand(header, {**good, "nbf": now + 3600}, secret),
+        "iat in the future": sign_by_hand(header, {**good, "iat": now + 3600}, secret),
+        "exp past leeway": sign_by_hand(header, {**good, "iat": now - 1000, "exp": now - 31}, secret),
+        "over 8 KB": sign_by_hand(header, {**good, "padding": "x" * 8200}, secret),
+        "kid path": sign_by_hand({**header, "kid": "../../x"}, good, secret),
+        "kid 10 KB": sign_by_hand({**header, "kid": "k" * 10_240}, good, secret),
+        "kid object": sign_by_hand({**header, "kid": {"a": 1}}, good, secret),
+    })
+    return tokens
+
+
+def _with_duplicate_sub(header: dict[str, Any], payload: dict[str, Any], secret: bytes) -> str:
+    body = json.dumps(payload)[:-1] + ', "sub": "someone-else"}'
+    signing_input = f"{segment(header)}.{base64.urlsafe_b64encode(body.encode()).rstrip(b'=').decode()}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha512).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+
+
+HOSTILE_NAMES = [
+    "alg none", "alg None", "alg NONE", "alg nOnE", "alg missing", "crit header", "two segments", "four segments",
+    "jwe five segments", "header not base64url", "header json array", "payload json string", "payload not json",
+    "duplicate sub", "sub number", "exp string", "exp boolean", "aud list without us", "nbf in the future",
+    "iat in the future", "exp past leeway", "over 8 KB", "kid path", "kid 10 KB", "kid object",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_hostile_token_on_me_is_401(
+    client: Client, provisioned: Stage, signing_jwk: dict[str, Any], name: str
+) -> None:
+    token = hostile_tokens(provisioned, signing_jwk)[name]
+
+    assert_invalid_token(get_me(client, f"Bearer {token}"))
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_hostile_token_on_refresh_is_401(
+    client: Client, provisioned: Stage, signing_jwk: dict[str, Any], name: str
+) -> None:
+    token = hostile_tokens(provisioned, signing_jwk)[name]
+
+    response = client.http.post("/auth/refresh", body=json.dumps({"refresh_token": token}), headers=JSON)
+
+    assert response.status_code == 401
+    assert response.json_body["error"] == "invalid_grant"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_hostile_corpus_is_complete(provisioned: Stage, signing_jwk: dict[str, Any]) -> None:
+    assert sorted(hostile_tokens(provisioned, signing_jwk)) == sorted(HOSTILE_NAMES)
+
+
+def test_oversized_token_rejected_before_decoding(client: Client) -> None:
+    # Not base64url at all: only a length check can reject it without decoding errors.
+    response = get_me(client, "Bearer " + "%" * 9000)
+
+    assert_invalid_token(response)
+    assert response.json_body["error_description"] == "The token is too long"
