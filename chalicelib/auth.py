@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.errors import InvalidGrant, InvalidRequest, InvalidToken, RegistrationDisabled
+from chalicelib.lockout import LoginLockout
 from chalicelib.passwords import (
     MIN_PASSWORD_LENGTH,
     burn_verification,
@@ -16,7 +17,7 @@ from chalicelib.passwords import (
 from chalicelib.sessions import SessionStore
 from chalicelib.settings import Settings
 from chalicelib.tokens import Claims, TokenCodec
-from chalicelib.users import User, UserStore, validate_username
+from chalicelib.users import User, UserStore, normalise_username, validate_username
 
 _BAD_CREDENTIALS = "The username or password is incorrect"
 
@@ -45,11 +46,14 @@ class TokenPair:
 class AuthService:
     """Runs each auth use case against the users and sessions tables."""
 
-    def __init__(self, settings: Settings, codec: TokenCodec, users: UserStore, sessions: SessionStore) -> None:
+    def __init__(
+        self, settings: Settings, codec: TokenCodec, users: UserStore, sessions: SessionStore, lockout: LoginLockout
+    ) -> None:
         self.settings = settings
         self.codec = codec
         self._users = users
         self._sessions = sessions
+        self._lockout = lockout
 
     def register(self, username: str, password: str) -> User:
         """Create a user, or raise `RegistrationDisabled`, `InvalidRequest` or `UsernameTaken`."""
@@ -64,15 +68,20 @@ class AuthService:
         return self._users.create(display_name, hash_password(password))
 
     def login(self, username: str, password: str) -> TokenPair:
-        """Check the credentials and start a session, or raise `InvalidGrant`."""
+        """Check the credentials and start a session, or raise `InvalidGrant` or `TooManyRequests`."""
         password = normalise_password(password)
+        username_key = normalise_username(username)
+        earlier_failures = self._lockout.check(username_key)
+
         user = self._users.find(username) if username.strip() else None
         if user is None:
             burn_verification(password)
-            raise InvalidGrant(_BAD_CREDENTIALS)
-        if not verify_password(user.password_hash, password):
+        if user is None or not verify_password(user.password_hash, password):
+            self._lockout.record_failure(username_key)
             raise InvalidGrant(_BAD_CREDENTIALS)
 
+        if earlier_failures:
+            self._lockout.record_success(username_key)
         refresh = self.codec.new_claims(
             sub=user.sub,
             username=user.username,

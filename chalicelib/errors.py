@@ -12,6 +12,7 @@ class KeypinError(Exception):
 
     status = 400
     code = "invalid_request"
+    retry_after_seconds: int | None = None  # sent as Retry-After when set
 
     def __init__(self, description: str) -> None:
         super().__init__(description)
@@ -58,6 +59,17 @@ class RegistrationDisabled(KeypinError):
 
     status = 403
     code = "registration_disabled"
+
+
+class TooManyRequests(KeypinError):
+    """Logins for this username are locked after repeated failures."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, description: str, *, retry_after_seconds: int) -> None:
+        super().__init__(description)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class ServiceUnavailable(KeypinError):

@@ -70,7 +70,7 @@ def error_response(error: KeypinError) -> Response:
     elif error.status == 401:
         # RFC 9110 §15.5.2: every 401 carries a challenge, invalid_grant answers included.
         headers["WWW-Authenticate"] = f'Bearer realm="{REALM}"'
-    if isinstance(error, ServiceUnavailable):
+    if error.retry_after_seconds is not None:
         headers["Retry-After"] = str(error.retry_after_seconds)
     return json_response(error.status, {"error": error.code, "error_description": error.description}, headers)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from chalicelib import aws
 from chalicelib.auth import AuthService
 from chalicelib.keyring import KeyRing
+from chalicelib.lockout import LoginLockout
 from chalicelib.sessions import SessionStore
 from chalicelib.settings import Settings
 from chalicelib.tokens import TokenCodec
@@ -56,7 +57,8 @@ def build_services(environ: Mapping[str, str]) -> Services:
     sessions = SessionStore(
         dynamodb, settings.sessions_table, reuse_grace_seconds=settings.refresh_reuse_grace_seconds
     )
-    return Services(settings=settings, auth=AuthService(settings, codec, users, sessions))
+    lockout = LoginLockout(dynamodb, settings.sessions_table)
+    return Services(settings=settings, auth=AuthService(settings, codec, users, sessions, lockout))
 
 
 def should_load_at_import(environ: Mapping[str, str]) -> bool:

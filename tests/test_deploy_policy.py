@@ -30,7 +30,13 @@ CLIENT_SERVICES = frozenset({"dynamodb", "ssm"})
 # Client methods that build helpers instead of calling AWS. Their first argument names the operation.
 OPERATION_FACTORIES = frozenset({"get_paginator", "get_waiter"})
 # Each module that calls DynamoDB or SSM, and the policy statement that must grant its calls.
-STATEMENT_OF_MODULE = {"users.py": "Users", "sessions.py": "Sessions", "keystore.py": "ReadSigningKeys"}
+# The login-failure counters of lockout.py live in the sessions table.
+STATEMENT_OF_MODULE = {
+    "users.py": "Users",
+    "sessions.py": "Sessions",
+    "lockout.py": "Sessions",
+    "keystore.py": "ReadSigningKeys",
+}
 LOG_ACTIONS = frozenset({"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"})
 
 # The region and account fields may hold a policy variable, which contains a colon itself.
