@@ -1,10 +1,9 @@
 """keypin: JWT authentication whose signing keys are pinned in SSM Parameter Store."""
 from __future__ import annotations
 
-import logging
-
 from chalice.app import Chalice, Response
 
+from chalicelib import logs
 from chalicelib.guard import BearerGuard, claims_view
 from chalicelib.http import (
     NO_STORE,
@@ -18,7 +17,7 @@ from chalicelib.runtime import Runtime
 from chalicelib.tokens import Claims
 
 app = Chalice(app_name="keypin")
-logging.getLogger("chalicelib").setLevel(logging.INFO)
+logs.configure()
 
 runtime = Runtime()
 runtime.start()

@@ -13,17 +13,27 @@ from typing import TYPE_CHECKING, Any
 import botocore.session
 from botocore.config import Config
 
+from chalicelib import retries
+from chalicelib.retries import RetryBudget
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_ssm.client import SSMClient
 
-# Lambda gives a cold start 10 s. Worst case for the key read: 4 attempts of at most
-# 1 s connect + 2 s read, plus standard-mode backoff (jittered, about 3.5 s on average
-# over the three waits), which outlasts a short throttling burst without a runaway init.
-SSM_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 4})
+# Lambda gives a cold start 10 s. The key read may retry 5 times (so 5 throttled
+# attempts in a row still load the key), each wait at most 0.5 s, and starts no retry
+# after 5 s: with 1 s to connect and 2 s to read, the worst case ends by about 8 s.
+SSM_RETRIES = RetryBudget(attempts=6, max_backoff_seconds=0.5, budget_seconds=5.0)
+SSM_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": SSM_RETRIES.attempts}
+)
 
-# Per request: API Gateway waits 29 s, and a client would rather get a fast 503.
-DYNAMODB_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 3})
+# Per request: single-digit-millisecond calls, so short timeouts and waits; a client
+# would rather get a fast 503 than wait for API Gateway's 29 s limit.
+DYNAMODB_RETRIES = RetryBudget(attempts=6, max_backoff_seconds=0.2, budget_seconds=2.5)
+DYNAMODB_CONFIG = Config(
+    connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": DYNAMODB_RETRIES.attempts}
+)
 
 
 @functools.cache
@@ -37,10 +47,12 @@ def shared_session() -> Any:
 def ssm_client(region: str | None = None) -> SSMClient:
     """Create an SSM client for reading the key parameter."""
     client: SSMClient = shared_session().create_client("ssm", region_name=region, config=SSM_CONFIG)
+    retries.install(client, SSM_RETRIES)
     return client
 
 
 def dynamodb_client(region: str | None = None) -> DynamoDBClient:
     """Create a DynamoDB client for the users and sessions tables."""
     client: DynamoDBClient = shared_session().create_client("dynamodb", region_name=region, config=DYNAMODB_CONFIG)
+    retries.install(client, DYNAMODB_RETRIES)
     return client

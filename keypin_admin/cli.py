@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
 
-from chalicelib import aws
+from chalicelib import aws, logs
 from chalicelib.errors import KeypinError
 from chalicelib.keys import InvalidKeyError, parse_key_set
 from chalicelib.passwords import MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH, hash_password
@@ -40,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return the process exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    logs.configure()
     try:
         args.handler(args)
     except (AdminError, SettingsError, InvalidKeyError, KeypinError) as exc:

@@ -191,19 +191,81 @@ def test_access_denied_stops_cold_start(stage: Stage, mocked_aws: None, aws_even
     assert "ssm:GetParameter" in str(info.value)
 
 
-def test_throttled_read_is_retried_then_loads(stage: Stage, mocked_aws: None, aws_events: AwsEvents) -> None:
+def test_five_throttled_reads_then_key_loads(stage: Stage, mocked_aws: None, aws_events: AwsEvents) -> None:
     put_key_value(stage, dump_jwk_set([new_jwk()]))
     throttled = [0]
 
-    def throttle_twice(**_: Any) -> Any:
-        if throttled[0] >= 2:
+    def throttle_five_times(**_: Any) -> Any:
+        if throttled[0] >= 5:
             return None
         throttled[0] += 1
         return aws_error_response(400, "ThrottlingException", "Rate exceeded")
 
-    aws_events.register_first("before-send.ssm.GetParameter", throttle_twice)
+    aws_events.register_first("before-send.ssm.GetParameter", throttle_five_times)
 
     module = cold_start()
 
-    assert throttled[0] == 2
+    assert throttled[0] == 5
     assert module.runtime.services().settings.key_parameter == stage.parameter
+
+
+def test_persistent_throttling_stops_cold_start(stage: Stage, mocked_aws: None, aws_events: AwsEvents) -> None:
+    put_key_value(stage, dump_jwk_set([new_jwk()]))
+    attempts = [0]
+
+    def throttle(**_: Any) -> Any:
+        attempts[0] += 1
+        return aws_error_response(400, "ThrottlingException", "Rate exceeded")
+
+    aws_events.register_first("before-send.ssm.GetParameter", throttle)
+
+    with pytest.raises(KeyLoadError) as info:
+        cold_start()
+
+    assert attempts[0] == aws.SSM_RETRIES.attempts
+    assert "ThrottlingException" in str(info.value)
+    assert stage.parameter in str(info.value)
+
+
+def test_ssm_retry_worst_case_fits_lambda_init() -> None:
+    # The last retry starts within the budget and then takes at most one connect and one read.
+    timeouts = aws.SSM_CONFIG.connect_timeout + aws.SSM_CONFIG.read_timeout
+    worst_case = aws.SSM_RETRIES.budget_seconds + timeouts
+
+    assert worst_case <= 8.5
+
+
+@pytest.mark.parametrize(
+    ("code", "hint"),
+    [("AccessDeniedException", "ssm:GetParameter"), ("KMSAccessDeniedException", "KMS key"),
+     ("InvalidKeyId", "KMS key")],
+)
+def test_access_errors_stop_cold_start_with_hint(
+    stage: Stage, mocked_aws: None, aws_events: AwsEvents, code: str, hint: str
+) -> None:
+    put_key_value(stage, dump_jwk_set([new_jwk()]))
+    aws_events.register_first("before-send.ssm.GetParameter", lambda **_: aws_error_response(400, code))
+
+    with pytest.raises(KeyLoadError) as info:
+        cold_start()
+
+    assert code in str(info.value)
+    assert hint in str(info.value)
+    assert stage.parameter in str(info.value)
+
+
+def test_unreachable_ssm_stops_cold_start(stage: Stage, mocked_aws: None, aws_events: AwsEvents) -> None:
+    from botocore.exceptions import ConnectTimeoutError
+
+    put_key_value(stage, dump_jwk_set([new_jwk()]))
+
+    def time_out(request: Any, **_: Any) -> Any:
+        raise ConnectTimeoutError(endpoint_url=request.url)
+
+    aws_events.register_first("before-send.ssm.GetParameter", time_out)
+
+    with pytest.raises(KeyLoadError) as info:
+        cold_start()
+
+    assert "could not be reached" in str(info.value)
+    assert stage.parameter in str(info.value)
