@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_ssm.client import SSMClient
 
-# Lambda gives a cold start 10 s. The key read may retry 5 times (so 5 throttled
-# attempts in a row still load the key), each wait at most 0.5 s, and starts no retry
-# after 5 s: with 1 s to connect and 2 s to read, the worst case ends by about 8 s.
+# Lambda gives a cold start 10 s. The key read may retry 5 times, so 5 throttled
+# attempts in a row still load the key. Each wait lasts at most 0.5 s, and no retry
+# starts after 5 s. With 1 s to connect and 2 s to read, the worst case ends by 8 s.
 SSM_RETRIES = RetryBudget(attempts=6, max_backoff_seconds=0.5, budget_seconds=5.0)
 SSM_CONFIG = Config(
     connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": SSM_RETRIES.attempts}
