@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CHECKED := app.py chalicelib keypin_admin keypin_client
 
-.PHONY: run test lint bench emulator clean
+.PHONY: run test lint bench emulator openapi clean
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: $(BIN)/activate
 ## make emulator: run moto's server on 127.0.0.1:4566 in the foreground
 emulator: $(BIN)/activate
 	$(BIN)/moto_server -H 127.0.0.1 -p 4566
+
+## make openapi: regenerate chalicelib/openapi.json, which /openapi.json serves, from docs/openapi.yaml
+openapi: $(BIN)/activate
+	$(BIN)/python scripts/build-openapi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

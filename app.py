@@ -13,6 +13,7 @@ from chalicelib.http import (
     read_json_object,
     string_field,
 )
+from chalicelib.openapi import openapi_response
 from chalicelib.runtime import Runtime
 from chalicelib.tokens import Claims
 
@@ -28,6 +29,12 @@ bearer_required = BearerGuard(app, runtime.auth)
 @handles_errors
 def health() -> Response:
     return json_response(200, {"status": "ok"})
+
+
+@app.route("/openapi.json", methods=["GET"])
+@handles_errors
+def openapi() -> Response:
+    return openapi_response()
 
 
 @app.route("/auth/register", methods=["POST"])
