@@ -68,7 +68,7 @@ def error_response(error: KeypinError) -> Response:
     if isinstance(error, InvalidToken):
         headers["WWW-Authenticate"] = www_authenticate(error)
     elif error.status == 401:
-        # RFC 9110 §15.5.2: every 401 carries a challenge, invalid_grant answers included.
+        # RFC 9110 §15.5.2: every 401 response carries a challenge, invalid_grant included.
         headers["WWW-Authenticate"] = f'Bearer realm="{REALM}"'
     if error.retry_after_seconds is not None:
         headers["Retry-After"] = str(error.retry_after_seconds)

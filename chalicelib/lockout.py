@@ -3,7 +3,7 @@
 After the 5th consecutive failure a username is locked for 1 second; each further
 failure doubles the lock, up to 15 minutes. While locked, every attempt is rejected
 without checking the password and without being counted. A successful login resets the
-count. Unknown usernames are counted the same way, so the answers do not reveal which
+count. Unknown usernames are counted the same way, so the responses do not reveal which
 usernames exist.
 
 The counters live in the sessions table under keys `login-failures:<username>`; session
@@ -26,7 +26,7 @@ FAILURES_BEFORE_LOCK = 5
 FIRST_LOCK_SECONDS = 1
 MAX_LOCK_SECONDS = 15 * 60
 COUNTER_PREFIX = "login-failures:"
-COUNTER_LIFETIME_SECONDS = 24 * 60 * 60  # DynamoDB TTL forgets counters untouched for a day
+COUNTER_LIFETIME_SECONDS = 24 * 60 * 60  # DynamoDB TTL deletes counters untouched for a day
 
 
 def lock_seconds(failures: int) -> int:

@@ -178,7 +178,7 @@ class SessionStore:
         if state.revoked:
             raise InvalidGrant(_SESSION_ENDED) from None
         if state.current.jti == successor.jti:
-            # Our own write went through, but its answer was lost and botocore retried it.
+            # Our own write went through, but its response was lost and botocore retried it.
             return successor
         return self._answer_replaced(state, presented, now)
 

@@ -168,7 +168,7 @@ class AwsEvents:
         self._registered.append((event, handler))
 
     def count(self, event: str) -> list[int]:
-        """Count the emissions of `event`; the returned one-item list holds the count."""
+        """Count the emissions of `event` in the one-item list that this returns."""
         calls = [0]
 
         def counter(**_: Any) -> None:

@@ -97,7 +97,7 @@ def test_key_without_alg_signs_hs512(stage: Stage, mocked_aws: None, aws_events:
     assert jwt.get_unverified_header(tokens["access_token"])["alg"] == "HS512"
 
 
-def test_one_get_parameter_per_cold_start_none_per_request(provisioned: Stage, aws_events: AwsEvents) -> None:
+def test_get_parameter_once_per_cold_start(provisioned: Stage, aws_events: AwsEvents) -> None:
     reads = aws_events.count("before-call.ssm.GetParameter")
 
     module = cold_start()

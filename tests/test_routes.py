@@ -84,7 +84,7 @@ def test_login_accepts_other_spelling_of_username(client: Client) -> None:
     assert response.status_code == 200
 
 
-def test_login_unknown_user_and_wrong_password_look_the_same(client: Client) -> None:
+def test_login_unknown_user_like_wrong_password(client: Client) -> None:
     post(client, "/auth/register", {"username": "alice", "password": "correct horse"})
 
     wrong_password = post(client, "/auth/login", {"username": "alice", "password": "wrong horse"})

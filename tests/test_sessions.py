@@ -258,7 +258,7 @@ def test_throttled_refresh_is_503_and_keeps_session(
     # WHEN the refresh runs out of retries
     response = refresh(module, tokens["refresh_token"])
 
-    # THEN the client is told to retry, and the same token still rotates once afterwards
+    # THEN the client gets 503 with Retry-After, and the same token still rotates once afterwards
     assert response.status_code == 503
     assert response.json_body["error"] == "service_unavailable"
     assert response.headers["Retry-After"] == "1"

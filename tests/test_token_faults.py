@@ -147,7 +147,7 @@ def test_unknown_kid_is_invalid_token(
 
 
 @pytest.mark.parametrize("algorithm", ["HS256", "HS384"])
-def test_other_hmac_algorithm_with_real_key_is_invalid_token(
+def test_hs256_hs384_with_real_key_rejected(
     client: Client, provisioned: Stage, signing_jwk: dict[str, Any], algorithm: str
 ) -> None:
     token = forge(signing_jwk, claims(provisioned), algorithm=algorithm)
