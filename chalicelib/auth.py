@@ -70,10 +70,12 @@ class AuthService:
     def login(self, username: str, password: str) -> TokenPair:
         """Check the credentials and start a session, or raise `InvalidGrant` or `TooManyRequests`."""
         password = normalise_password(password)
+        # A name that registration would reject cannot exist; it gets 400 before any lookup.
+        username = validate_username(username)
         username_key = normalise_username(username)
         earlier_failures = self._lockout.check(username_key)
 
-        user = self._users.find(username) if username.strip() else None
+        user = self._users.find(username)
         if user is None:
             burn_verification(password)
         if user is None or not verify_password(user.password_hash, password):

@@ -49,6 +49,12 @@ def string_field(body: dict[str, Any], name: str) -> str:
         raise InvalidRequest(f"The request body has no {name} field")
     if not isinstance(value, str):
         raise InvalidRequest(f"The {name} field must be a string")
+    # JSON escapes can spell lone UTF-16 surrogates ("\ud800"), which no UTF-8 encoder,
+    # DynamoDB or Argon2 included, accepts.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(f"The {name} field is not valid Unicode text") from None
     return value
 
 

@@ -19,7 +19,8 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=8,
 )
-field_values = st.one_of(json_values, st.text(max_size=300), st.text(min_size=1000, max_size=1200))
+surrogate_text = st.text(st.characters(categories=["Cs"]), min_size=1, max_size=5)  # lone UTF-16 halves
+field_values = st.one_of(json_values, st.text(max_size=300), st.text(min_size=1000, max_size=3000), surrogate_text)
 object_bodies = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), field_values, max_size=4)
 raw_bodies = st.one_of(
     object_bodies.map(lambda body: json.dumps(body).encode()),

@@ -176,14 +176,10 @@ def test_cookie_mode_matches_document(server: ChaliceLocal) -> None:
 
 ODD_CREDENTIALS = [
     # json.dumps escapes a lone surrogate as \ud800, which is valid JSON.
-    pytest.param("/auth/login", {"username": "a" * 3000, "password": "correct horse"}, id="login-3000-char-username",
-                 marks=pytest.mark.xfail(reason="bug: 503, DynamoDB rejects a key over 2048 bytes", strict=True)),
-    pytest.param("/auth/login", {"username": "\ud800", "password": "correct horse"}, id="login-surrogate-username",
-                 marks=pytest.mark.xfail(reason="bug: 503, a lone surrogate fails in the DynamoDB call", strict=True)),
-    pytest.param("/auth/register", {"username": "odd", "password": "\ud800 correct horse"}, id="register-surrogate-pw",
-                 marks=pytest.mark.xfail(reason="bug: 500, argon2 cannot encode a lone surrogate", strict=True)),
-    pytest.param("/auth/login", {"username": "odd", "password": "\ud800 correct horse"}, id="login-surrogate-pw",
-                 marks=pytest.mark.xfail(reason="bug: 500, argon2 cannot encode a lone surrogate", strict=True)),
+    pytest.param("/auth/login", {"username": "a" * 3000, "password": "correct horse"}, id="login-3000-char-username"),
+    pytest.param("/auth/login", {"username": "\ud800", "password": "correct horse"}, id="login-surrogate-username"),
+    pytest.param("/auth/register", {"username": "odd", "password": "\ud800 correct horse"}, id="register-surrogate-pw"),
+    pytest.param("/auth/login", {"username": "odd", "password": "\ud800 correct horse"}, id="login-surrogate-pw"),
 ]
 
 

@@ -195,3 +195,22 @@ def test_oversized_body_is_413(client: Client, path: str) -> None:
 
     assert response.status_code == 413
     assert response.json_body["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/auth/login", {"username": "a" * 3000, "password": "correct horse"}),
+        ("/auth/login", {"username": "\ud800", "password": "correct horse"}),
+        ("/auth/register", {"username": "odd", "password": "\ud800 correct horse"}),
+        ("/auth/login", {"username": "odd", "password": "\ud800 correct horse"}),
+        ("/auth/refresh", {"refresh_token": "\udfff"}),
+    ],
+    ids=["login-long-username", "login-surrogate-username", "register-surrogate-password",
+         "login-surrogate-password", "refresh-surrogate-token"],
+)
+def test_odd_text_is_invalid_request(client: Client, path: str, body: dict[str, str]) -> None:
+    response = post(client, path, body)
+
+    assert response.status_code == 400
+    assert response.json_body["error"] == "invalid_request"
