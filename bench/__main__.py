@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
 
     command = " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)])
     if os.environ.get("MAKELEVEL") and argv is None and not sys.argv[1:]:
-        command = "make bench"
+        command = "make bench (.venv/bin/python -m bench)"
 
     pytest_args = [
         str(BENCH),
