@@ -27,9 +27,9 @@ lint: $(BIN)/activate
 bench: $(BIN)/activate
 	$(BIN)/python -m bench
 
-## make emulator: run moto's server on 127.0.0.1:4566 in the foreground
+## make emulator: run moto's server on 127.0.0.1:$${KEYPIN_EMULATOR_PORT:-4566} in the foreground
 emulator: $(BIN)/activate
-	$(BIN)/moto_server -H 127.0.0.1 -p 4566
+	$(BIN)/moto_server -H 127.0.0.1 -p $${KEYPIN_EMULATOR_PORT:-4566}
 
 ## make openapi: regenerate chalicelib/openapi.json, which /openapi.json serves, from docs/openapi.yaml
 openapi: $(BIN)/activate

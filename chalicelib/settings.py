@@ -81,7 +81,7 @@ class _Reader:
             raise SettingsError(f"{name} must be a whole number of seconds, got {raw!r}") from None
 
         if value < minimum:
-            raise SettingsError(f"{name} must be at least {minimum} seconds, got {value}")
+            raise SettingsError(f"{name} must be a number of seconds of at least {minimum}, got {value}")
         return value
 
     def flag(self, name: str, default: bool) -> bool:

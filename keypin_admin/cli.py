@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 from chalicelib import aws, logs
 from chalicelib.errors import KeypinError
 from chalicelib.keys import InvalidKeyError, parse_key_set
-from chalicelib.passwords import MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH, hash_password
+from chalicelib.passwords import MIN_PASSWORD_LENGTH, hash_password, normalise_password
 from chalicelib.settings import Settings, SettingsError
 from chalicelib.users import UserStore, validate_username
 from keypin_admin import key_commands
@@ -212,11 +212,13 @@ def _users_add(args: argparse.Namespace) -> None:
     else:
         password = sys.stdin.readline().rstrip("\n")
 
-    # The same rules as registration over HTTP.
+    if not password:
+        raise AdminError("no password given: type it at the prompt or send it on stdin")
+
+    # The same rules and NFKC normalisation as registration over HTTP, so that login matches.
+    password = normalise_password(password)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AdminError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
-        raise AdminError(f"the password is longer than {MAX_PASSWORD_BYTES} bytes")
 
     store = UserStore(aws.dynamodb_client(_region(args)), settings.users_table)
     user = store.create(username, hash_password(password))
