@@ -65,7 +65,12 @@ async def async_login(
 def _login_tokens(response: httpx.Response) -> TokenPair:
     if response.status_code != 200:
         code = error_code(response)
-        raise LoginFailed(f"Login failed with status {response.status_code} ({code})", response.status_code, code)
+        body = json_body(response)
+        description = body.get("error_description") if isinstance(body, dict) else None
+        detail = f": {description}" if isinstance(description, str) else ""
+        raise LoginFailed(
+            f"Login failed with status {response.status_code} ({code}){detail}", response.status_code, code
+        )
 
     tokens = parse_token_response(json_body(response))
     if tokens is None:

@@ -557,6 +557,7 @@ def test_login_wrong_password_raises_login_failed() -> None:
 
     assert raised.value.status_code == 401
     assert raised.value.error == "invalid_grant"
+    assert "wrong password" in str(raised.value)
 
 
 def test_async_login_returns_client_with_tokens() -> None:
