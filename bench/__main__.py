@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pytest_args", nargs="*", help="more pytest arguments, after --, such as -k verify")
     args = parser.parse_args(argv)
 
-    command = " ".join(["python -m bench", *(sys.argv[1:] if argv is None else argv)])
+    command = shlex.join(["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)])
     if os.environ.get("MAKELEVEL") and argv is None and not sys.argv[1:]:
         command = "make bench (.venv/bin/python -m bench)"
 

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
+
+import pytest
 
 from bench.conftest import BenchStage, WarmApp
 from bench.events import proxy_event
 from bench.results import Results
-from chalicelib import aws
+from chalicelib import auth, aws
 from chalicelib.passwords import hash_password, verify_password
 
 ROUNDS = 30
@@ -40,12 +43,40 @@ def bench_argon2_verify(benchmark: Any, bench_user: tuple[str, str], results: Re
     results.add_benchmark("argon2.verify", benchmark)
 
 
-def bench_login(benchmark: Any, warm_app: WarmApp, bench_user: tuple[str, str], results: Results) -> None:
+def bench_login(benchmark: Any, warm_app: WarmApp, bench_user: tuple[str, str], results: Results,
+                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Time logins, and split each one into Argon2id, DynamoDB calls and the rest."""
     event = login_event(bench_user)
     token_response(warm_app.handle(event))
+    in_argon2: list[float] = []
+    in_dynamodb: list[float] = []
 
-    benchmark.pedantic(warm_app.handle, args=(event,), rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS)
+    def timed_verify_password(stored_hash: str, password: str) -> bool:
+        started = time.perf_counter()
+        try:
+            return verify_password(stored_hash, password)
+        finally:
+            in_argon2.append(time.perf_counter() - started)
+
+    def record_dynamodb_time(_: dict[str, Any]) -> None:
+        in_dynamodb.append(warm_app.dynamodb_timer.take())
+
+    monkeypatch.setattr(auth, "verify_password", timed_verify_password)
+    warm_app.dynamodb_timer.take()
+    benchmark.pedantic(warm_app.handle, args=(event,), teardown=record_dynamodb_time,
+                       rounds=ROUNDS, warmup_rounds=WARMUP_ROUNDS)
     results.add_benchmark("login", benchmark)
+
+    if benchmark.stats is None:
+        return
+    # pytest-benchmark runs the warm-up rounds first, and calls the teardown after them too.
+    logins = benchmark.stats.stats.data
+    measured = slice(WARMUP_ROUNDS, WARMUP_ROUNDS + len(logins))
+    parts = list(zip(logins, in_argon2[measured], in_dynamodb[measured], strict=True))
+    results.add_samples("login.argon2", [argon2_time for _, argon2_time, _ in parts])
+    results.add_samples("login.dynamodb", [dynamodb_time for _, _, dynamodb_time in parts])
+    results.add_samples("login.rest", [login - argon2_time - dynamodb_time
+                                       for login, argon2_time, dynamodb_time in parts])
 
 
 def bench_login_round_trips(warm_app: WarmApp, bench_user: tuple[str, str], stage: BenchStage,

@@ -1,7 +1,7 @@
 """Fixtures of the benchmarks: moto's server, a provisioned stage, a warm app, and the report.
 
 Every AWS client here and in the child processes has fake credentials and AWS_ENDPOINT_URL
-naming moto's server on 127.0.0.1; nothing reaches AWS.
+naming moto's server on 127.0.0.1, so nothing reaches AWS.
 """
 from __future__ import annotations
 
@@ -126,12 +126,37 @@ def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BenchStage]:
             server.stop()
 
 
+class DynamoDBTimer:
+    """Adds up the time of DynamoDB calls from botocore's before-call to its after-call event.
+
+    That span covers signing, the HTTP round trip and parsing the response. Register it on
+    the botocore session before the clients are created, because a client copies the
+    session's handlers when it is created. Calls from one thread at a time only.
+    """
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._started = 0.0
+
+    def before_call(self, **_: Any) -> None:
+        self._started = time.perf_counter()
+
+    def after_call(self, **_: Any) -> None:
+        self.total += time.perf_counter() - self._started
+
+    def take(self) -> float:
+        """Return the time added up since the last call, in seconds, and start again from zero."""
+        total, self.total = self.total, 0.0
+        return total
+
+
 @dataclass(frozen=True)
 class WarmApp:
     """keypin's app imported once in this process: a warm Lambda container."""
 
     module: ModuleType
     context: LambdaContext
+    dynamodb_timer: DynamoDBTimer
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """Invoke the Lambda handler with an API Gateway event and return its response."""
@@ -162,7 +187,11 @@ class WarmApp:
 
 @pytest.fixture(scope="session")
 def warm_app(stage: BenchStage) -> WarmApp:
-    return WarmApp(cold_start(), LambdaContext())
+    timer = DynamoDBTimer()
+    session = aws.shared_session()
+    session.register("before-call.dynamodb", timer.before_call)
+    session.register("after-call.dynamodb", timer.after_call)
+    return WarmApp(cold_start(), LambdaContext(), timer)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 Lambda's Python runtime provides boto3 and botocore, and `chalice package` adds
 requirements.txt, app.py, chalicelib/ and Chalice's runtime (chalice/__init__.py and
-chalice/app.py). The environment built here holds requirements.txt plus boto3 at the
+chalice/app.py). The environment built here contains requirements.txt plus boto3 at the
 versions pinned in requirements-dev.txt, and nothing else.
 """
 from __future__ import annotations
@@ -26,8 +26,8 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "keyp
 LAMBDA_EXTRAS = ("boto3", "s3transfer")  # in Lambda's runtime, absent from requirements.txt
 INSTALL_TIMEOUT_SECONDS = 600
 
-# Turns keypin's botocore-only clients into clients made through boto3's session, as
-# keypin made them before it dropped boto3; each pair must match chalicelib/aws.py once.
+# Edits that make keypin's clients through boto3's session, the usual way, to measure what
+# building them from botocore alone saves. Each old text must occur once in chalicelib/aws.py.
 _BOTO3_EDITS = (
     ("import botocore.session\n", "import boto3.session\n"),
     ("botocore.session.get_session()", "boto3.session.Session()._session"),

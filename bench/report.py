@@ -92,7 +92,8 @@ def _header(context: RunContext) -> str:
         "",
     ]
     if context.quick:
-        lines += ["**Quick run:** each benchmark ran once to check that it works, so no time was measured.", ""]
+        lines += ["**Quick run:** each benchmark ran once, or on a few samples, to check that it works. Its times "
+                  "are not measurements.", ""]
 
     lines += [
         "| run | |",
@@ -154,12 +155,17 @@ class _Report:
                          self._verdict(None if first is None or raw is None else first <= VERIFY_MAX_RATIO * raw,
                                        _verify_reason(first, raw))))
 
-        login, verify = r.median("login"), r.median("argon2.verify")
-        overhead = None if login is None or verify is None else login - verify
-        rows.append(_row("4", "login ≤ Argon2id + 2 ms (DynamoDB: moto's server)",
-                         "not measured" if overhead is None else f"+{format_seconds(overhead)}",
+        verify = r.median("argon2.verify")
+        overhead = _difference(r.median("login"), verify)
+        rows.append(_row("4", "login ≤ Argon2id + 2 ms, DynamoDB calls included (moto's server)",
+                         _plus(overhead),
                          self._verdict(None if overhead is None else overhead <= LOGIN_MAX_OVERHEAD_SECONDS,
                                        self._login_reason(overhead))))
+        rest = r.median("login.rest")
+        rows.append(_row("4", "login ≤ its Argon2id + 2 ms, time inside DynamoDB calls left out", _plus(rest),
+                         self._verdict(None if rest is None else rest <= LOGIN_MAX_OVERHEAD_SECONDS,
+                                       f"Login: besides its Argon2id verification and DynamoDB calls, a login took "
+                                       f"{format_seconds(rest)}.")))
 
         trips = r.counts.get("refresh.round_trips")
         rows.append(_row("4", f"refresh ≤ {REFRESH_MAX_ROUND_TRIPS} DynamoDB round trips", format_count(trips),
@@ -173,17 +179,13 @@ class _Report:
 
     def _login_reason(self, overhead: float | None) -> str:
         calls = self.results.counts.get("login.round_trips")
-        round_trip = self.results.median("dynamodb.get_item")
-        text = (f"Login: a login took {format_seconds(overhead)} more than one Argon2id verification. It makes "
-                f"{format_count(calls)} DynamoDB calls, and one GetItem round trip to moto's server took "
-                f"{format_seconds(round_trip)}")
-        if calls is None or round_trip is None or overhead is None:
-            return text + "."
-        rest = overhead - calls * round_trip
-        return (text + f", so the calls account for about {format_seconds(calls * round_trip)} and keypin's own "
-                f"work for about {format_seconds(max(rest, 0.0))}. On AWS, {format_count(calls)} sequential calls "
-                "at DynamoDB's single-digit-millisecond latency would also take more than 2 ms (an estimate, not "
-                "measured here), so the target can hold only for keypin's own work.")
+        in_calls = self.results.median("login.dynamodb")
+        return (f"Login against moto's server: a login took {format_seconds(overhead)} more than one Argon2id "
+                f"verification, and its {format_count(calls)} DynamoDB calls took {format_seconds(in_calls)} of "
+                "that (median per login). Each call is an HTTP round trip to moto's server. On AWS, "
+                f"{format_count(calls)} sequential calls at DynamoDB's single-digit-millisecond latency would also "
+                "take more than 2 ms (an estimate, not measured here), so the target can hold only with the "
+                "calls left out.")
 
     def summary(self) -> str:
         lines = ["## Targets", "", "| item | target | measured | result |", "| --- | --- | --- | --- |",
@@ -196,7 +198,7 @@ class _Report:
         lines = [
             "## 1. Cold start",
             "",
-            "Each sample starts a fresh interpreter of a virtual environment that holds only",
+            "Each sample starts a fresh interpreter of a virtual environment that contains only",
             "`requirements.txt` plus boto3 and s3transfer at their pinned versions, as Lambda's runtime",
             "provides them. Its working directory is a package laid out as `chalice package` lays it out",
             "(`app.py`, `chalicelib/`, Chalice's `chalice/__init__.py` and `chalice/app.py`), and it runs",
@@ -212,7 +214,7 @@ class _Report:
         ]
         for name, label in (
             ("keypin", "keypin as committed: botocore clients, one shared botocore session"),
-            ("keypin-boto3", "keypin with its clients made through boto3's session (the before case)"),
+            ("keypin-boto3", "keypin with its clients made through boto3's session instead, for comparison"),
             ("floor", "floor: bare Chalice app, one boto3 SSM client, one GetParameter"),
         ):
             wall, imported = r.median(f"cold.{name}"), r.median(f"cold.{name}.import")
@@ -230,11 +232,12 @@ class _Report:
             f"| DynamoDB calls per cold start | {format_count(r.counts.get('cold.dynamodb_calls'))} | |",
             f"| SSM calls per 1,000 warm requests | {format_count(r.counts.get('warm.ssm_calls_per_1000'))} | 0 |",
             "",
-            "The warm requests are `GET /me` calls to the handler, each with a token it has not seen; they",
-            f"took {'an unmeasured time' if seconds is None else f'{seconds:.1f} s'} in all. A warm container also",
-            "re-reads the parameter once the loaded key set is older than `KEYPIN_KEY_MAX_AGE_SECONDS`",
-            "(300 s by default), so a container that stays warm longer makes one GetParameter call per",
-            "300 s whatever its request count, and one per refresh interval for tokens with unknown `kid`s.",
+            "The warm requests are `GET /me` calls to the handler, each with a token it has not seen.",
+            f"They took {'an unmeasured time' if seconds is None else f'{seconds:.1f} s'} in all. A warm container "
+            "also re-reads",
+            "the parameter once the loaded key set is older than `KEYPIN_KEY_MAX_AGE_SECONDS` (300 s by",
+            "default). A container that stays warm longer therefore makes one GetParameter call per 300 s",
+            "whatever its request count, plus at most one per refresh interval for tokens with unknown `kid`s.",
             "",
         ]
         return "\n".join(lines)
@@ -253,7 +256,10 @@ class _Report:
             "## 2. Verify path",
             "",
             "The app's own codec (key ring loaded from SSM, 2,048-entry cache of verified tokens) against",
-            "PyJWT on the same key. Each first-seen sample decodes a token that no earlier sample used.",
+            "PyJWT on the same key. Each first-seen sample decodes a token that no earlier sample used, and",
+            "is one call timed on its own. The harness takes these samples itself, in blocks of 50 tokens",
+            "that go to each first-seen verifier in turn, so that load from other processes falls on all",
+            "three alike. pytest-benchmark times the repeated token.",
             "",
             f"| verifier | median | IQR | rounds | {TIMES} PyJWT |",
             "| --- | --- | --- | --- | --- |",
@@ -289,12 +295,18 @@ class _Report:
             "",
             "Login and refresh go through the handler with API Gateway events. **DynamoDB behind these",
             "numbers is moto's server on 127.0.0.1** (HTTP to a Python process on the same 2 cores), so",
-            "each DynamoDB call costs a moto round trip; AWS's latency differs.",
+            "each DynamoDB call costs a moto round trip, and AWS's latency differs. The time inside",
+            "DynamoDB calls runs from botocore's `before-call` to its `after-call` event (signing, the",
+            "round trip and parsing the response). The parts of a login are timed inside each login, and",
+            "the rest is that login's time less its Argon2id and DynamoDB parts.",
             "",
             f"| measure | median | IQR | rounds | {TIMES} Argon2id |",
             "| --- | --- | --- | --- | --- |",
             self._timing_row("Argon2id verification alone (19 MiB, 2 passes, 1 lane)", "argon2.verify", verify),
             self._timing_row("`POST /auth/login`", "login", verify),
+            self._timing_row("the Argon2id verification inside one login", "login.argon2", verify),
+            self._timing_row("the DynamoDB calls inside one login", "login.dynamodb", verify),
+            self._timing_row("the rest of one login, everything but the two parts above", "login.rest", verify),
             self._timing_row("`POST /auth/refresh`", "refresh", verify),
             self._timing_row("one DynamoDB `GetItem` to moto's server (keypin's client)", "dynamodb.get_item",
                              None),
@@ -372,7 +384,20 @@ def _verify_reason(first: float | None, raw: float | None) -> str:
     return (f"Verify path: a first-seen token took {format_seconds(first)} in keypin and {format_seconds(raw)} "
             "in PyJWT. keypin decodes and checks the header and payload itself (duplicate members, `crit`, "
             "claim types), and PyJWT's signature check (`PyJWS.decode_complete`) then decodes the header "
-            "and payload a second time.")
+            "and payload a second time. Checking the signature with PyJWT's `HMACAlgorithm` on the segments "
+            "keypin has already parsed would avoid that second decode.")
+
+
+def _difference(minuend: float | None, subtrahend: float | None) -> float | None:
+    if minuend is None or subtrahend is None:
+        return None
+    return minuend - subtrahend
+
+
+def _plus(seconds: float | None) -> str:
+    if seconds is None:
+        return "not measured"
+    return f"+{format_seconds(seconds)}" if seconds >= 0 else f"-{format_seconds(-seconds)}"
 
 
 def _row(item: str, target: str, measured: str, result: str) -> str:

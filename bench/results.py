@@ -18,7 +18,7 @@ class Timing:
 
 @dataclass
 class Results:
-    """Timings and counts by name; a timing is None when the run only checked that the code works."""
+    """Timings and counts by name. A timing is None when the run only checked that the code works."""
 
     timings: dict[str, Timing | None] = field(default_factory=dict)
     counts: dict[str, float] = field(default_factory=dict)
