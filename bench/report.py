@@ -181,8 +181,8 @@ class _Report:
         calls = self.results.counts.get("login.round_trips")
         in_calls = self.results.median("login.dynamodb")
         return (f"Login against moto's server: a login took {format_seconds(overhead)} more than one Argon2id "
-                f"verification, and its {format_count(calls)} DynamoDB calls took {format_seconds(in_calls)} of "
-                "that (median per login). Each call is an HTTP round trip to moto's server. On AWS, "
+                f"verification timed alone. Inside each login, its {format_count(calls)} DynamoDB calls took "
+                f"{format_seconds(in_calls)} (median), each an HTTP round trip to moto's server. On AWS, "
                 f"{format_count(calls)} sequential calls at DynamoDB's single-digit-millisecond latency would also "
                 "take more than 2 ms (an estimate, not measured here), so the target can hold only with the "
                 "calls left out.")
