@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 DEFAULT_STAGE = "local"
 
@@ -28,6 +29,9 @@ class Settings:
     refresh_reuse_grace_seconds: int
     key_refresh_interval_seconds: int
     key_max_age_seconds: int
+    refresh_cookie: bool
+    demo_page: bool
+    cors_allow_origin: str | None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -48,11 +52,15 @@ class Settings:
             refresh_reuse_grace_seconds=reader.seconds("KEYPIN_REFRESH_REUSE_GRACE_SECONDS", 30, minimum=0),
             key_refresh_interval_seconds=reader.seconds("KEYPIN_KEY_REFRESH_INTERVAL_SECONDS", 30, minimum=0),
             key_max_age_seconds=reader.seconds("KEYPIN_KEY_MAX_AGE_SECONDS", 300, minimum=0),
+            refresh_cookie=reader.flag("KEYPIN_REFRESH_COOKIE", False),
+            demo_page=reader.flag("KEYPIN_DEMO_PAGE", False),
+            cors_allow_origin=reader.origin("KEYPIN_CORS_ALLOW_ORIGIN"),
         )
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class _Reader:
@@ -95,3 +103,27 @@ class _Reader:
         if lowered in _FALSE:
             return False
         raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+    def origin(self, name: str) -> str | None:
+        """Read one origin (``scheme://host[:port]``) in the form browsers send it, or None."""
+        raw = self._raw(name)
+        if raw is None:
+            return None
+        if raw in {"*", "null"}:
+            raise SettingsError(f"{name} must name one origin, not {raw!r}: CORS with credentials needs one")
+
+        parts = urlsplit(raw)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise SettingsError(f"{name} must be an http or https origin such as https://app.example.com, got {raw!r}")
+        if parts.path not in {"", "/"} or parts.query or parts.fragment or parts.username or parts.password:
+            raise SettingsError(f"{name} must be an origin without a path, query or user name, got {raw!r}")
+
+        try:
+            port_number = parts.port
+        except ValueError:
+            raise SettingsError(f"{name} has an invalid port, got {raw!r}") from None
+
+        # The Origin request header is lowercase, without a default port or a trailing slash.
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        port = "" if port_number in {None, _DEFAULT_PORTS[parts.scheme]} else f":{port_number}"
+        return f"{parts.scheme}://{host}{port}"
