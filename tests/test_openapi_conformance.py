@@ -151,8 +151,6 @@ def test_rejected_tokens_match_document(server: ChaliceLocal, access_token: str)
     assert 'error="invalid_token"' in me.headers["www-authenticate"][0]
 
 
-# TODO: remove this mark once app.py reads refresh_in_cookie and the refresh cookie.
-@pytest.mark.xfail(reason="cookie mode is not wired into app.py yet", strict=True)
 def test_cookie_mode_matches_document(server: ChaliceLocal) -> None:
     # GIVEN a cookie-mode login
     credentials = {"username": "cookie-user", "password": "correct horse battery"}
