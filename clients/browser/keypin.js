@@ -146,12 +146,15 @@ export class KeypinClient {
    * @returns {Promise<Response>}
    */
   async fetch(path, init = {}) {
+    // Until the start-up read of the counter lands, its value would look like news.
+    await this.#ready;
     let refreshed = false;
     if (this.#needsRefresh()) {
-      await this.#refresh();
+      await this.#refresh(this.#generation);
       refreshed = true;
     }
 
+    const sentAt = this.#generation;
     const response = await this.#send(path, init);
     if (refreshed || response.status !== 401 || !(await isInvalidToken(response))) {
       return response;
@@ -161,7 +164,7 @@ export class KeypinClient {
       return response;
     }
 
-    const outcome = await this.#refresh();
+    const outcome = await this.#refresh(sentAt);
     if (outcome !== "ok") {
       return response;
     }
@@ -204,23 +207,26 @@ export class KeypinClient {
     return Date.now() >= this.#access.expiresAt - margin;
   }
 
-  /** @returns {Promise<RefreshOutcome>} */
-  #refresh() {
-    if (this.#refreshing === null) {
-      this.#refreshing = this.#startRefresh().finally(() => {
-        this.#refreshing = null;
-      });
+  /**
+   * Refresh the access token that this tab had at session event `seen`, sharing one
+   * refresh between the calls of this tab.
+   *
+   * @param {number} seen
+   * @returns {Promise<RefreshOutcome>}
+   */
+  #refresh(seen) {
+    if (this.#refreshing !== null) {
+      return this.#refreshing;
     }
-    return this.#refreshing;
-  }
+    if (this.#generation > seen) {
+      // The token was replaced, or the session ended, after the caller read it.
+      return Promise.resolve(this.#access === null ? "ended" : "ok");
+    }
 
-  /** @returns {Promise<RefreshOutcome>} */
-  async #startRefresh() {
-    // The counter read at start-up must be in place before `seen` is taken, or the
-    // start-up value would look like another tab's refresh.
-    await this.#ready;
-    const seen = this.#generation;
-    return this.#underLock(() => this.#refreshOnce(seen));
+    this.#refreshing = this.#underLock(() => this.#refreshOnce(seen)).finally(() => {
+      this.#refreshing = null;
+    });
+    return this.#refreshing;
   }
 
   /**
