@@ -335,7 +335,7 @@ def test_forged_form_post_to_refresh_rejected(
 def test_rejected_token_refreshes_and_retries_once(
     server: MakeRun, context: BrowserContext, username: str
 ) -> None:
-    # GIVEN a tab whose clock stands still, so its client still takes an expired token for fresh
+    # GIVEN a tab whose clock is stopped, so that its client takes an expired token for fresh
     refreshes = RefreshCounter(context)
     tab = DemoTab(context, server)
     tab.page.clock.set_fixed_time(time.time())

@@ -146,7 +146,7 @@ export class KeypinClient {
    * @returns {Promise<Response>}
    */
   async fetch(path, init = {}) {
-    // Until the start-up read of the counter lands, its value would look like news.
+    // Wait for the start-up read of the counter, or its value would look like another tab's event.
     await this.#ready;
     let refreshed = false;
     if (this.#needsRefresh()) {
