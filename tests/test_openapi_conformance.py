@@ -77,8 +77,7 @@ document = schemathesis.openapi.from_path(
         "phases": {"coverage": {"unexpected-methods": ["get", "put", "post", "delete", "patch"]}},
     }),
 )
-# TODO: app.py does not route /demo and /demo/keypin.js yet, so the run leaves them out.
-schema = document.exclude(path_regex="^/demo")
+schema = document
 
 
 @pytest.fixture(scope="module")
