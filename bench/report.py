@@ -5,9 +5,13 @@ import datetime
 import importlib.metadata
 import os
 import platform
+import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bench.results import Results
+
+PROJECT = Path(__file__).resolve().parent.parent
 
 BENCH_PACKAGES = ("chalice", "botocore", "PyJWT", "argon2-cffi", "moto", "httpx", "pytest-benchmark")
 TIMES = "\N{MULTIPLICATION SIGN}"
@@ -99,6 +103,7 @@ def _header(context: RunContext) -> str:
         "| run | |",
         "| --- | --- |",
         f"| command | `{context.command}` |",
+        f"| keypin commit | {_commit()} |",
         f"| date | {started:%Y-%m-%d %H:%M} UTC, {elapsed.total_seconds():.0f} s |",
         f"| machine | {_cpu_model()}, {os.cpu_count()} cores, {_memory_gib():.0f} GiB memory, "
         f"Linux {platform.release()} |",
@@ -402,6 +407,19 @@ def _plus(seconds: float | None) -> str:
 
 def _row(item: str, target: str, measured: str, result: str) -> str:
     return f"| {item} | {target} | {measured} | {result} |"
+
+
+def _commit() -> str:
+    """Return the checked-out commit, with a note when tracked files differ from it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT, capture_output=True,
+                                text=True, check=True, timeout=10).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "app.py",
+                                  "chalicelib"], cwd=PROJECT, capture_output=True, text=True, check=True,
+                                 timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (git failed)"
+    return f"`{commit}`, with uncommitted changes to app.py or chalicelib/" if changed else f"`{commit}`"
 
 
 def _cpu_model() -> str:
