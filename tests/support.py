@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -198,3 +199,21 @@ def aws_error_response(status: int, code: str, message: str = "injected by a tes
     body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message}).encode()
     headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-ErrorType": code}
     return AWSResponse("https://injected.invalid/", status, headers, _RawBody(body))
+
+
+def bootstrap_stage(env: dict[str, str], stage: str = "test") -> None:
+    """Create the tables and key parameter that `env` names, in the moto server it points at."""
+    subprocess.run([sys.executable, "-m", "keypin_admin", "bootstrap", "--stage", stage], cwd=PROJECT, env=env,
+                   check=True, capture_output=True, timeout=60)
+
+
+def start_local_server(endpoint: str, log_dir: Path, **variables: str) -> ChaliceLocal:
+    """Bootstrap a fresh stage in the moto server at `endpoint` and serve it with `chalice local`.
+
+    `variables` are extra settings for the server, such as KEYPIN_ACCESS_TTL_SECONDS.
+    """
+    stage = stage_variables(uuid.uuid4().hex[:10])
+    bootstrap_stage(subprocess_env(endpoint, **stage))
+    server = ChaliceLocal(subprocess_env(endpoint, **stage, **variables), log_dir / "server.log")
+    server.start()
+    return server

@@ -7,11 +7,8 @@ goes out, so a count taken after the calls return is final.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing, closing
@@ -22,7 +19,12 @@ import jwt
 import pytest
 
 from keypin_client import KeypinAuth, SessionExpired, async_login, login
-from tests.support import PROJECT, ChaliceLocal, MotoServer, http, stage_variables, subprocess_env
+from tests.support import (
+    ChaliceLocal,
+    MotoServer,
+    http,
+    start_local_server,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -48,17 +50,8 @@ class LocalKeypin:
 @pytest.fixture(scope="module")
 def keypin_local(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKeypin]:
     """A bootstrapped stage served by `chalice local` with 2 s access tokens and no leeway."""
-    variables = stage_variables(uuid.uuid4().hex[:10])
-    subprocess.run(
-        [sys.executable, "-m", "keypin_admin", "bootstrap", "--stage", "local"],
-        cwd=PROJECT, env=subprocess_env(moto_server.endpoint, **variables),
-        check=True, capture_output=True, timeout=60,
-    )
-
-    env = subprocess_env(moto_server.endpoint, **variables,
-                         KEYPIN_ACCESS_TTL_SECONDS="2", KEYPIN_LEEWAY_SECONDS="0")
-    server = ChaliceLocal(env, tmp_path_factory.mktemp("client-e2e") / "chalice-local.log")
-    server.start()
+    server = start_local_server(moto_server.endpoint, tmp_path_factory.mktemp("client-e2e"),
+                                KEYPIN_ACCESS_TTL_SECONDS="2", KEYPIN_LEEWAY_SECONDS="0")
     try:
         status, _, _ = http("POST", f"{server.url}/auth/register", {"username": USERNAME, "password": PASSWORD})
         assert status == 201, server.log()

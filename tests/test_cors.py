@@ -6,12 +6,9 @@ raises AttributeError on it. The preflight tests therefore run against `chalice 
 """
 from __future__ import annotations
 
-import subprocess
 import sys
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from chalice.test import Client
@@ -19,7 +16,13 @@ from chalice.test import Client
 from chalicelib.cookies import CSRF_HEADER
 from chalicelib.settings import Settings, SettingsError
 from tests.conftest import Stage
-from tests.support import PROJECT, ChaliceLocal, MotoServer, cold_start, stage_variables, subprocess_env
+from tests.support import (
+    PROJECT,
+    ChaliceLocal,
+    MotoServer,
+    cold_start,
+    start_local_server,
+)
 
 APP_ORIGIN = "http://127.0.0.1:5173"
 PREFLIGHT = {
@@ -51,13 +54,8 @@ def client_with_origin(provisioned: Stage, monkeypatch: pytest.MonkeyPatch) -> I
 @pytest.fixture(scope="module")
 def cors_server(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaliceLocal]:
     """`chalice local` of a stage with cookie mode and CORS for APP_ORIGIN."""
-    variables = {**stage_variables(uuid.uuid4().hex[:10]), "KEYPIN_CORS_ALLOW_ORIGIN": APP_ORIGIN,
-                 "KEYPIN_REFRESH_COOKIE": "true"}
-    env = subprocess_env(moto_server.endpoint, **variables)
-    subprocess.run([sys.executable, "-m", "keypin_admin", "bootstrap", "--stage", "test"], cwd=PROJECT, env=env,
-                   check=True, capture_output=True, timeout=60)
-    local = ChaliceLocal(env, Path(tmp_path_factory.mktemp("cors-local")) / "server.log")
-    local.start()
+    local = start_local_server(moto_server.endpoint, tmp_path_factory.mktemp("cors-local"),
+                               KEYPIN_CORS_ALLOW_ORIGIN=APP_ORIGIN, KEYPIN_REFRESH_COOKIE="true")
     yield local
     local.stop()
 

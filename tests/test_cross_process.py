@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import PROJECT, MotoServer, stage_variables, subprocess_env
+from tests.support import PROJECT, MotoServer, bootstrap_stage, stage_variables, subprocess_env
 
 pytestmark = pytest.mark.slow
 
@@ -17,8 +17,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def container_env(moto_server: MotoServer) -> dict[str, str]:
     env = subprocess_env(moto_server.endpoint, **stage_variables(uuid.uuid4().hex[:10]))
-    subprocess.run([sys.executable, "-m", "keypin_admin", "bootstrap", "--stage", "test"], cwd=PROJECT, env=env,
-                   check=True, capture_output=True, timeout=60)
+    bootstrap_stage(env)
     return env
 
 

@@ -1,27 +1,24 @@
 """End to end over HTTP: `chalice local` against moto's server, as `make run` serves it."""
 from __future__ import annotations
 
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from tests.support import PROJECT, ChaliceLocal, MotoServer, http, stage_variables, subprocess_env
+from tests.support import (
+    ChaliceLocal,
+    MotoServer,
+    http,
+    start_local_server,
+)
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def server(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaliceLocal]:
-    env = subprocess_env(moto_server.endpoint, **stage_variables(uuid.uuid4().hex[:10]))
-    subprocess.run([sys.executable, "-m", "keypin_admin", "bootstrap", "--stage", "test"], cwd=PROJECT, env=env,
-                   check=True, capture_output=True, timeout=60)
-    local = ChaliceLocal(env, Path(tmp_path_factory.mktemp("chalice-local")) / "server.log")
-    local.start()
+    local = start_local_server(moto_server.endpoint, tmp_path_factory.mktemp("chalice-local"))
     yield local
     local.stop()
 

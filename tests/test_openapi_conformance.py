@@ -10,12 +10,8 @@ itself.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.request
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
@@ -33,7 +29,13 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from tests.support import PROJECT, ChaliceLocal, MotoServer, http, stage_variables, subprocess_env
+from tests.support import (
+    PROJECT,
+    ChaliceLocal,
+    MotoServer,
+    http,
+    start_local_server,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -82,16 +84,8 @@ schema = document
 
 @pytest.fixture(scope="module")
 def server(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaliceLocal]:
-    env = subprocess_env(
-        moto_server.endpoint,
-        **stage_variables(uuid.uuid4().hex[:10]),
-        KEYPIN_REFRESH_COOKIE="true",
-        KEYPIN_DEMO_PAGE="true",
-    )
-    subprocess.run([sys.executable, "-m", "keypin_admin", "bootstrap", "--stage", "test"], cwd=PROJECT, env=env,
-                   check=True, capture_output=True, timeout=60)
-    local = ChaliceLocal(env, Path(tmp_path_factory.mktemp("chalice-local")) / "server.log")
-    local.start()
+    local = start_local_server(moto_server.endpoint, tmp_path_factory.mktemp("chalice-local"),
+                               KEYPIN_REFRESH_COOKIE="true", KEYPIN_DEMO_PAGE="true")
     yield local
     local.stop()
 
