@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _CREATE_HINT = (
-    "Create it with `python -m keypin_admin keys init --stage STAGE` "
-    "or import an existing key with `python -m keypin_admin keys import FILE --stage STAGE`"
+    "Create it with `python -m keypin_admin keys init --stage STAGE --kms-key-id alias/keypin-STAGE` "
+    "or import an existing key with `python -m keypin_admin keys import FILE --stage STAGE "
+    "--kms-key-id alias/keypin-STAGE` (without --kms-key-id, SSM uses the account's aws/ssm key)"
 )
 
 
