@@ -1,9 +1,9 @@
 """Building keypin's services once per container, and deciding when.
 
 A Lambda cold start and `chalice local` load the signing keys at import, before the
-first request. `chalice package` and `chalice deploy` also import `app.py`, only to find
-the routes; that import must not read SSM, because the deployer may have no access to
-the key. Chalice sets AWS_CHALICE_CLI_MODE for every command, `chalice local` included,
+first request. `chalice package` and `chalice deploy` also import `app.py`, but only to
+find the routes. That import must not read SSM, because the deployer may have no access
+to the key. Chalice sets AWS_CHALICE_CLI_MODE for every command, `chalice local` included,
 so the running command is read from Chalice's command-line context instead, or from
 CHALICE_WORKER, which only the reloader of `chalice local` sets.
 """
@@ -106,7 +106,7 @@ def _chalice_command() -> str | None:
 
 
 class Runtime:
-    """Holds the services of this container, built at most once."""
+    """The services of this container, built on first use and then kept."""
 
     def __init__(self, environ: Mapping[str, str] = os.environ) -> None:
         self._environ = environ

@@ -9,7 +9,7 @@ DEFAULT_STAGE = "local"
 
 
 class SettingsError(Exception):
-    """An environment variable holds a value keypin cannot use."""
+    """An environment variable contains a value keypin cannot use."""
 
 
 @dataclass(frozen=True)

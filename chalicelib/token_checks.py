@@ -1,9 +1,9 @@
 """Strict checks of a compact JWS and its claims, before and after the signature check.
 
-PyJWT's HS512 algorithm verifies the signature, and keypin parses the header and payload
-itself so that it can reject what `jwt.decode` lets through: duplicate members (RFC 7519 §4 lets a parser
-reject them instead of keeping the last one), a `crit` header, non-integer times and
-claims of the wrong type.
+PyJWT's HS512 algorithm verifies the signature. keypin parses the header and payload
+itself, so that it can reject what `jwt.decode` lets through: duplicate members, which
+RFC 7519 §4 lets a parser reject instead of keeping the last one, a `crit` header,
+non-integer times and claims of the wrong type.
 """
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ def test_concurrent_refreshes_share_one_successor(server: ChaliceLocal) -> None:
     with ThreadPoolExecutor(max_workers=20) as pool:
         answers = list(pool.map(lambda _: http("POST", f"{server.url}/auth/refresh", body), range(20)))
 
-    # THEN every answer is 200 with the same successor, and the family is still live
+    # THEN every response is 200 with the same successor, and the family is still live
     assert [status for status, _, _ in answers] == [200] * 20
     successors = {answer["refresh_token"] for _, answer, _ in answers}
     assert len(successors) == 1
