@@ -263,6 +263,9 @@ export class KeypinClient {
       await this.#publish({ type: "token", access: accessTokenOf(await response.json()) });
       return "ok";
     }
+    // Read a failed response to its end as well: that frees the connection, and browsers
+    // list a request in their resource timings (the demo page's count) only once it ends.
+    await response.text().catch(() => undefined);
     if (response.status === 429 || response.status >= 500) {
       return "unavailable";
     }
