@@ -1,9 +1,9 @@
 """CORS for the one trusted origin of KEYPIN_CORS_ALLOW_ORIGIN, with credentials.
 
 Chalice adds the headers of a route's `CORSConfig` to every response of the route, error
-responses included, and builds the preflight response itself: `chalice local` generates it
-for each OPTIONS request, and `chalice deploy` configures it in API Gateway, importing
-app.py with the stage's environment variables. (`chalice.test.Client` 1.34 fails on that
+responses included. It also builds the preflight response itself: `chalice local`
+generates it for each OPTIONS request, and `chalice deploy` configures it in API Gateway,
+importing app.py with the stage's environment variables. (`chalice.test.Client` 1.34 fails on that
 generated response, whose body is None, so preflights are tested against `chalice local`.)
 """
 from __future__ import annotations

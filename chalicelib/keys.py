@@ -155,7 +155,7 @@ def _reject_duplicate_kids(keys: tuple[SigningKey, ...]) -> None:
     seen: set[str] = set()
     for key in keys:
         if key.kid in seen:
-            raise InvalidKeyError(f"the JWK Set holds two keys with kid {key.kid!r}")
+            raise InvalidKeyError(f"the JWK Set contains two keys with kid {key.kid!r}")
         seen.add(key.kid)
 
 

@@ -6,7 +6,7 @@ without checking the password and without being counted. A successful login rese
 count. Unknown usernames are counted the same way, so the responses do not reveal which
 usernames exist.
 
-The counters live in the sessions table under keys `login-failures:<username>`; session
+The counters live in the sessions table under keys `login-failures:<username>`. Session
 ids are URL-safe base64 and never contain a colon, so the two kinds of item cannot meet.
 Counter items have no `sub`, so the user index of the table never lists them.
 """

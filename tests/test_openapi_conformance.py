@@ -3,7 +3,7 @@
 The server runs as `make run` serves it, cookie mode and demo routes on, against moto's
 server on 127.0.0.1. schemathesis generates valid and invalid requests for every
 operation and checks the status, headers and body of each response against the
-document; a 5xx response fails. Walkthrough tests then send the requests that generated
+document. Any 5xx response fails the run. Walkthrough tests then send the requests that generated
 data cannot reach (real tokens, the refresh cookie) and the ones that Chalice rejects
 itself.
 """
@@ -75,7 +75,7 @@ document = schemathesis.openapi.from_path(
         "seed": SEED,
         "generation": {"mode": "all", "max-examples": MAX_EXAMPLES},
         # `chalice local` serves with Python's http.server, which rejects methods it has
-        # no handler for (TRACE, QUERY) with its own 501 HTML page before Chalice sees them.
+        # no handler for (TRACE, QUERY) with its own 501 HTML page before Chalice receives them.
         "phases": {"coverage": {"unexpected-methods": ["get", "put", "post", "delete", "patch"]}},
     }),
 )
